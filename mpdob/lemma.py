@@ -86,9 +86,12 @@ def min_profitable_rate(workload: Workload, f_cloud_flops) -> np.ndarray:
         # Below the knee only the transfer energy grows with u.
         u_flat = (alpha * (t["T"] - t["A"]) + beta * t["S"]) / (beta * p * d)
         u_steep = (alpha * (t["T"] - t["C"]) + beta * t["S"]) / (d * (alpha + beta * p))
-        u_star = np.where(at_knee >= 0.0, u_flat, u_steep)
+        # Strict comparison: when A <= C the knee is at u = 0, so a tie at_knee == 0 belongs
+        # to the steep branch (u* = 0). When A > C both branches give u_knee at a tie.
+        u_star = np.where(at_knee > 0.0, u_flat, u_steep)
         u_star = np.where(at_zero > 0.0, -1.0, u_star)
-    with np.errstate(divide="ignore"):
+    # A subnormal u* overflows to an infinite rate: offloading then never pays in practice.
+    with np.errstate(divide="ignore", over="ignore"):
         rate = np.where(u_star > 0.0, 1.0 / np.where(u_star > 0.0, u_star, 1.0), np.inf)
     return rate
 
@@ -105,7 +108,7 @@ def xi_threshold(workload: Workload, f_cloud_flops) -> np.ndarray:
     rate = min_profitable_rate(w, f_cloud_flops)
     with np.errstate(over="ignore"):
         denominator = np.expm1(np.log(2.0) * rate / w.bandwidth_hz)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         xi = w.received_power_watt / denominator - w.noise_watt
     return np.where(np.isfinite(rate), xi, -np.inf)
 
@@ -121,6 +124,6 @@ def xi_printed(workload: Workload, f_cloud_flops) -> np.ndarray:
     rate = min_profitable_rate(w.replace(latency_reading="sequential"), f_cloud_flops)
     with np.errstate(over="ignore"):
         denominator = np.expm1(np.log(2.0) * rate)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         xi = w.received_power_watt / denominator - w.noise_watt
     return np.where(np.isfinite(rate), xi, -np.inf)

@@ -68,7 +68,9 @@ class ParamSpec:
         what = "a number" if self.kind != "int" else "an integer"
         if self.kind == "range":
             what = "a pair [low, high] with low <= high, each"
-        return f"{what} in {left}{self.low:g}, {self.high:g}{right} {self.unit}".rstrip()
+        # A dimensionless unit "1" is left out of the message.
+        unit = "" if self.unit == "1" else self.unit
+        return f"{what} in {left}{self.low:g}, {self.high:g}{right} {unit}".rstrip()
 
 
 def _spec(name, kind, unit, si=1.0, low=-math.inf, high=math.inf, **kw) -> ParamSpec:

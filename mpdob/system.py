@@ -64,18 +64,18 @@ def _check_array(name: str, value, n: int | None, low: float, strict: bool) -> n
         raise ValueError(f"{name} must have {expected}, got shape {array.shape}")
     if not np.all(np.isfinite(array)):
         bad = array[~np.isfinite(array)][0]
-        raise ValueError(f"{name} must be finite, got {bad!r}")
+        raise ValueError(f"{name} must be finite, got {float(bad)!r}")
     below = array <= low if strict else array < low
     if np.any(below):
         bound = f"> {low:g}" if strict else f">= {low:g}"
-        raise ValueError(f"{name} must be {bound}, got {array[below][0]!r}")
+        raise ValueError(f"{name} must be {bound}, got {float(array[below][0])!r}")
     return array
 
 
 def _check_scalar(name: str, value, low: float = 0.0) -> float:
     number = float(value)
     if not np.isfinite(number) or number <= low:
-        raise ValueError(f"{name} must be a finite number > {low:g}, got {value!r}")
+        raise ValueError(f"{name} must be a finite number > {low:g}, got {number!r}")
     return number
 
 
@@ -147,10 +147,10 @@ class Workload:
             checked.setflags(write=False)
             object.__setattr__(self, name, checked)
         if np.any(self.delta > 1.0):
-            raise ValueError(f"delta must lie in [0, 1], got {self.delta.max()!r}")
+            raise ValueError(f"delta must lie in [0, 1], got {float(self.delta.max())!r}")
         if np.any((self.alpha <= 0) | (self.alpha >= 1)):
             bad = self.alpha[(self.alpha <= 0) | (self.alpha >= 1)][0]
-            raise ValueError(f"alpha must lie in the open interval (0, 1), got {bad!r}")
+            raise ValueError(f"alpha must lie in the open interval (0, 1), got {float(bad)!r}")
         if np.any(np.abs(self.alpha + self.beta - 1.0) > 1e-9):
             raise ValueError("alpha + beta must equal 1 for every service")
         for name in ("bandwidth_hz", "noise_watt", "f_cloud_flops", "varpi"):
@@ -304,7 +304,7 @@ def check_channels(workload: Workload, channel) -> np.ndarray:
         array = array.astype(int)
     if np.any((array < 0) | (array > m)):
         bad = array[(array < 0) | (array > m)][0]
-        raise ValueError(f"channel entries must lie in 0..{m} (0 = local), got {bad!r}")
+        raise ValueError(f"channel entries must lie in 0..{m} (0 = local), got {int(bad)!r}")
     return array
 
 
