@@ -225,8 +225,12 @@ def _thresholds(w: Workload, channel) -> np.ndarray:
 def _potential(w: Workload, channel, pair_weight: float) -> float:
     rp = w.received_power_watt
     gamma = interference(w, channel)
-    xi = _thresholds(w, channel)
-    local = (channel == 0) & np.isfinite(xi)
+    # A service that can never profit (xi = -inf) gets xi = -sigma_0, the
+    # limit of eq. (22) as the minimum profitable rate grows without bound.
+    # Any negative value keeps "offloading pays iff gamma <= xi" true, and a
+    # finite one makes its move from a channel to local raise the potential.
+    xi = np.maximum(_thresholds(w, channel), -w.noise_watt)
+    local = channel == 0
     return float(
         -pair_weight * np.sum(rp * gamma * (channel > 0)) - np.sum(np.where(local, rp * xi, 0.0))
     )
@@ -237,8 +241,9 @@ def potential_printed(workload: Workload, channel) -> float:
 
     Psi = - sum over offloaders of p_i g_i gamma_i - sum over local services
     of p_i g_i xi_i. Summing over ordered pairs counts each co-channel pair
-    twice (erratum E2). Services that can never profit (xi = -inf) are left
-    out: their term does not change when nobody can move them.
+    twice (erratum E2). A service that can never profit (xi = -inf) enters
+    with xi = -sigma_0, the value eq. (22) tends to as the minimum
+    profitable rate grows without bound.
     """
     channel = check_channels(workload, channel)
     return _potential(workload, channel, 1.0)
@@ -247,8 +252,11 @@ def potential_printed(workload: Workload, channel) -> float:
 def potential_corrected(workload: Workload, channel) -> float:
     """Return the potential with the factor 1/2 on the pair term, in W^2.
 
-    With a fixed cloud share this is an exact potential of the game up to
-    the positive factor p_i g_i: every improving move raises it.
+    With a fixed cloud share this is an ordinal potential of the game:
+    every strictly improving unilateral move raises it, because a move
+    changes it by p_i g_i times the fall of the mover's interference (or by
+    p_i g_i (xi_i - gamma_i) when joining from local). Services that can
+    never profit enter with xi = -sigma_0, as in :func:`potential_printed`.
     """
     channel = check_channels(workload, channel)
     return _potential(workload, channel, 0.5)
@@ -305,7 +313,10 @@ def solve_game(
     if initial is None:
         channel = np.zeros(n, dtype=np.int64)
     else:
-        channel = check_channels(w, initial).astype(np.int64).copy()
+        try:
+            channel = check_channels(w, initial).astype(np.int64).copy()
+        except ValueError as error:
+            raise ValueError(f"initial is not a valid profile: {error}") from error
     start_profile = channel.copy()
 
     qos_history = [evaluate(w, channel).system_qos]
