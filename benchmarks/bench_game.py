@@ -51,8 +51,7 @@ PROFILED = (
     ("best_responses", "best responses of all services, O(N M)"),
     ("_system_gains", "pricing each request's system-wide gain, O(K n_off)"),
     ("evaluate", "system QoS recorded after each update"),
-    ("potential_printed", "eq. (32) as printed, recorded after each update"),
-    ("potential_corrected", "corrected potential, recorded after each update"),
+    ("_both_potentials", "eq. (32) as printed and corrected, recorded after each update"),
 )
 
 

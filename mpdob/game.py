@@ -222,7 +222,8 @@ def _thresholds(w: Workload, channel) -> np.ndarray:
     return xi_threshold(w, cloud_share(w, channel))
 
 
-def _potential(w: Workload, channel, pair_weight: float) -> float:
+def _potential_terms(w: Workload, channel) -> tuple[float, float]:
+    """Return the pair term and the local term of eq. (32), in W^2."""
     rp = w.received_power_watt
     gamma = interference(w, channel)
     # A service that can never profit (xi = -inf) gets xi = -sigma_0, the
@@ -230,10 +231,20 @@ def _potential(w: Workload, channel, pair_weight: float) -> float:
     # Any negative value keeps "offloading pays iff gamma <= xi" true, and a
     # finite one makes its move from a channel to local raise the potential.
     xi = np.maximum(_thresholds(w, channel), -w.noise_watt)
-    local = channel == 0
-    return float(
-        -pair_weight * np.sum(rp * gamma * (channel > 0)) - np.sum(np.where(local, rp * xi, 0.0))
-    )
+    pair = float(np.sum(rp * gamma * (channel > 0)))
+    local = float(np.sum(np.where(channel == 0, rp * xi, 0.0)))
+    return pair, local
+
+
+def _potential(w: Workload, channel, pair_weight: float) -> float:
+    pair, local = _potential_terms(w, channel)
+    return -pair_weight * pair - local
+
+
+def _both_potentials(w: Workload, channel) -> tuple[float, float]:
+    """Return (printed, corrected) potentials from one pass over the services."""
+    pair, local = _potential_terms(w, channel)
+    return -pair - local, -0.5 * pair - local
 
 
 def potential_printed(workload: Workload, channel) -> float:
@@ -320,8 +331,9 @@ def solve_game(
     start_profile = channel.copy()
 
     qos_history = [evaluate(w, channel).system_qos]
-    printed = [potential_printed(w, channel)]
-    corrected = [potential_corrected(w, channel)]
+    first_printed, first_corrected = _both_potentials(w, channel)
+    printed = [first_printed]
+    corrected = [first_corrected]
     moves: list[tuple[int, int, int]] = []
     seen = {_profile_key(channel): 0}
     converged = False
@@ -350,8 +362,9 @@ def solve_game(
         moves.append((mover, int(channel[mover]), int(response[mover])))
         channel[mover] = response[mover]
         qos_history.append(evaluate(w, channel).system_qos)
-        printed.append(potential_printed(w, channel))
-        corrected.append(potential_corrected(w, channel))
+        psi_printed, psi_corrected = _both_potentials(w, channel)
+        printed.append(psi_printed)
+        corrected.append(psi_corrected)
         key = _profile_key(channel)
         if key in seen:
             first = seen[key]
