@@ -1,0 +1,49 @@
+# Build the book and run the tests in a virtual environment made from requirements.lock.
+#
+#   make venv    create .venv from requirements.lock; reinstall only when the lock or
+#                pyproject.toml is newer than the stamp file
+#   make book    execute the figure notebooks and build the book into book/_build/html
+#   make test    run every test, including the slow ones that execute the figure
+#                notebooks and build the book
+#   make clean   remove the book build, the executed figure notebooks and the figure
+#                cache records (not .venv, not the CSV and PNG files in data/results)
+#
+# Set PYTHON to choose the interpreter that creates .venv, e.g. make PYTHON=python3.12 test.
+
+PYTHON ?= python3
+# The oldest Python that every package pinned in requirements.lock accepts
+# (soupsieve 4.1.4 requires >= 3.11.5); tests/test_environment.py checks it.
+PYTHON_MIN := 3.11.5
+
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-from-lock
+
+# Commands run with the venv's binaries first on PATH and a backend that opens no window.
+RUN := env PATH="$(CURDIR)/$(BIN):$$PATH" MPLBACKEND=Agg
+
+.PHONY: venv book test clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@python=$(BIN)/python; test -x "$$python" || python="$(PYTHON)"; \
+	if ! "$$python" -c 'import sys; minimum = tuple(int(part) for part in "$(PYTHON_MIN)".split(".")); sys.exit(sys.version_info[:3] < minimum)' 2>/dev/null; then \
+		echo "error: requirements.lock needs Python >= $(PYTHON_MIN), but '$$python' is $$("$$python" --version 2>&1 || echo 'not found')." >&2; \
+		echo "Install a newer Python and run 'make PYTHON=/path/to/python3.11 $(or $(MAKECMDGOALS),venv)' (remove $(VENV) first if it was made with the old one)." >&2; \
+		exit 1; \
+	fi
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --disable-pip-version-check --no-deps -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3
+	touch $@
+
+book: $(STAMP)
+	$(RUN) $(BIN)/jupyter-book build book/ -W -n --keep-going
+
+test: $(STAMP)
+	$(RUN) $(BIN)/python -m pytest
+
+clean:
+	rm -rf book/_build book/figures data/results/.cache
