@@ -58,23 +58,23 @@ __all__ = [
 
 VERDICTS = ("holds", "partly", "does not hold")
 
-# "About twice" and "nearly half": within 15% of the factor, i.e. a ratio in
-# [1.7, 2.3] for twice and [0.425, 0.575] for half. This is narrow enough
-# that 1.5x or 2.5x do not count as "about twice". The figure notebooks
-# report whether their intervals are narrower than the gaps they compare.
+#: "About twice" and "nearly half": within 15% of the factor, i.e. a ratio in
+#: [1.7, 2.3] for twice and [0.425, 0.575] for half. This is narrow enough
+#: that 1.5x or 2.5x do not count as "about twice". The figure notebooks
+#: report whether their intervals are narrower than the gaps they compare.
 ABOUT_TOLERANCE = 0.15
 
-# An upward trend over N needs a Spearman rank correlation of at least 0.8:
-# with ten N values this allows one or two small dips and rejects a flat or
-# mixed curve.
+#: An upward trend over N needs a Spearman rank correlation of at least 0.8:
+#: with ten N values this allows one or two small dips and rejects a flat or
+#: mixed curve.
 TREND_MIN_SPEARMAN = 0.8
 
-# "Only slightly more": MP-DOB above ACCO by at most 15% of ACCO's value,
-# the same width as "about".
+#: "Only slightly more": MP-DOB above ACCO by at most 15% of ACCO's value,
+#: the same width as "about".
 SLIGHT_MARGIN_MAX = 0.15
 
-# "Far superior": MP-DOB above ACCO by at least 30%, twice the largest
-# margin that still counts as slight, so the two words cannot both apply.
+#: "Far superior": MP-DOB above ACCO by at least 30%, twice the largest
+#: margin that still counts as slight, so the two words cannot both apply.
 FAR_MARGIN_MIN = 0.30
 
 # "ECC falls sharply": its mean drops from the smallest to the largest N by

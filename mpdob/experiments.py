@@ -66,6 +66,7 @@ DEFAULT_SERVICES: tuple[int, ...] = tuple(range(9, 91, 9))
 # Strategies that run the MP-DOB pipeline and so need the trained models.
 _LEARNED_STRATEGIES = ("mpdob", "mpdob-nolb")
 
+#: Columns of the data frame that :func:`sweep` returns, one row per run.
 SWEEP_COLUMNS = (
     "strategy",
     "n_services",
@@ -523,7 +524,7 @@ def parameter_label(params_file: str | Path, overrides: dict | None, seed: int, 
     return f"{name} ({changed}); seed {seed}; {n_runs} runs per point"
 
 
-# Strategies whose results the claims about Figures 3-8 use.
+#: Strategies whose results the claims about Figures 3-8 use.
 ALL_FIGURE_STRATEGIES = ("mpdob", "bdo", "elc", "ecc", "acco", "mtto")
 
 

@@ -46,7 +46,7 @@ __all__ = [
 
 UPDATE_RULES = ("system", "random", "own")
 
-# Gains below this many QoS units count as no improvement (float rounding).
+#: Gains below this many QoS units count as no improvement (float rounding).
 GAIN_TOLERANCE = 1e-12
 
 

@@ -11,11 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-
-try:
-    import tomllib
-except ImportError:  # Python 3.10
-    import tomli as tomllib
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any

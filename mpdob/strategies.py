@@ -346,14 +346,14 @@ class MTTO:
     Step 2 reallocates the cloud among the offloaders with tabular
     Q-learning. The budget is the cloud compute the offloaders share under
     the model's sharing rule. Each offloader is in one of
-    :attr:`n_buckets` states, the tercile of its cloud work among the
-    offloaders, and picks a level from :attr:`levels` (multiples of the
+    :attr:`MTTO.n_buckets` states, the tercile of its cloud work among the
+    offloaders, and picks a level from :attr:`MTTO.levels` (multiples of the
     equal share). The shares are the levels normalised to the budget. One
     episode is one joint allocation and its reward is the system-wide QoS,
     so each episode is a single step and the update is
     ``Q[s, a] += learning_rate * (reward - Q[s, a])``. Actions are
     epsilon-greedy. The Q table starts at the equal-share reward. After
-    :attr:`episodes` episodes each offloader takes its state's greedy
+    :attr:`MTTO.episodes` episodes each offloader takes its state's greedy
     level. If that allocation scores below the equal share, the equal share
     is kept (``extra["allocation"]`` records which).
 
@@ -369,8 +369,11 @@ class MTTO:
 
     name = "mtto"
     update_rule = "system"
+    #: Share levels an offloader can pick, as multiples of the equal share.
     levels = (0.5, 1.0, 1.5, 2.0)
+    #: Number of states: buckets of cloud work among the offloaders.
     n_buckets = 3
+    #: Number of Q-learning episodes (one joint allocation each).
     episodes = 200
     learning_rate = 0.1
     epsilon = 0.2
@@ -535,6 +538,7 @@ class MPDOBNoLoadBalance(MPDOB):
     default_load_balance = "none"
 
 
+#: Strategy name to strategy class, for :func:`run_strategy`.
 STRATEGIES: dict[str, type] = {
     cls.name: cls for cls in (MPDOB, MPDOBNoLoadBalance, ELC, ECC, BDO, ACCO, MTTO)
 }
