@@ -16,7 +16,9 @@ A notebook that fails stops the build with the figure and the cell error.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 from pathlib import Path
 
 from sphinx.application import Sphinx
@@ -83,7 +85,63 @@ def run_figure_notebooks(app: Sphinx) -> None:
     )
 
 
+def _inputs_digest(root: Path) -> str:
+    """Return a SHA-256 over the package sources, parameters, results and lock."""
+    digest = hashlib.sha256()
+    paths = reproduce.package_sources(root / "mpdob")
+    paths += [root / "data" / "params" / "paper.toml", root / "requirements.lock"]
+    paths += sorted((root / "data" / "results").glob("*.csv"))
+    paths += sorted((root / "data" / "counterexamples").glob("*.json"))
+    for path in paths:
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def refresh_page_cache(app: Sphinx) -> None:
+    """Drop myst-nb's page cache when the code or data behind the pages changed.
+
+    myst-nb's cache keys a page on its own code cells only, so a page would
+    otherwise keep outputs computed by an older ``mpdob`` or older results.
+    """
+    root = Path(app.srcdir).parent
+    cache = Path(app.outdir).parent / ".jupyter_cache"
+    stamp = Path(app.outdir).parent / ".mpdob_inputs.sha256"
+    current = _inputs_digest(root)
+    previous = stamp.read_text().strip() if stamp.is_file() else ""
+    app.mpdob_inputs_changed = previous != current
+    if app.mpdob_inputs_changed and cache.exists():
+        logger.info("[mpdob_figures] package, parameters or results changed: re-executing pages")
+        shutil.rmtree(cache)
+    app.mpdob_inputs_digest = current
+
+
+def record_inputs(app: Sphinx, exception: Exception | None) -> None:
+    """Store the inputs' digest once a build has finished without error."""
+    digest = getattr(app, "mpdob_inputs_digest", None)
+    if exception is None and digest:
+        stamp = Path(app.outdir).parent / ".mpdob_inputs.sha256"
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(digest + "\n")
+
+
+def reread_when_inputs_changed(app: Sphinx, env, added, changed, removed) -> list[str]:
+    """Mark every page outdated when :func:`refresh_page_cache` saw a change.
+
+    Sphinx re-reads only pages whose source file changed; a page whose code
+    cells are unchanged but whose results depend on changed code must be
+    read and executed again too.
+    """
+    if getattr(app, "mpdob_inputs_changed", False):
+        return sorted(env.found_docs)
+    return []
+
+
 def setup(app: Sphinx) -> dict[str, object]:
     """Register the notebook run on ``builder-inited``."""
-    app.connect("builder-inited", run_figure_notebooks)
+    # The figures run first: the pages read the results they write.
+    app.connect("builder-inited", run_figure_notebooks, priority=400)
+    app.connect("builder-inited", refresh_page_cache, priority=450)
+    app.connect("env-get-outdated", reread_when_inputs_changed)
+    app.connect("build-finished", record_inputs)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
