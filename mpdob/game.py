@@ -34,6 +34,7 @@ from mpdob.system import (
 
 __all__ = [
     "CycleWarning",
+    "GAIN_TOLERANCE",
     "GameResult",
     "RoundLimitWarning",
     "UPDATE_RULES",

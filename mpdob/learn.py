@@ -22,6 +22,7 @@ the installed scikit-learn, the feature lists or the parameters.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -1033,18 +1034,24 @@ def get_models(
     key = (params_hash(params), seed, str(path))
     if key in _MEMORY_CACHE:
         return _MEMORY_CACHE[key]
-    bundle = None
-    if path.is_file():
-        try:
-            bundle = load_bundle(path, params)
-        except ModelMismatchError as error:
-            if not retrain_on_mismatch:
-                raise
-            logger.warning("retraining: %s", error)
-    if bundle is None:
-        logger.info("training models for seed %d into %s", seed, path)
-        bundle = train_models(params, seed=seed)
-        save_bundle(bundle, path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # An exclusive lock on a file beside the bundle makes parallel callers
+    # (figure notebooks run side by side) wait for one training run instead
+    # of training the same bundle twice.
+    with open(path.with_suffix(path.suffix + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        bundle = None
+        if path.is_file():
+            try:
+                bundle = load_bundle(path, params)
+            except ModelMismatchError as error:
+                if not retrain_on_mismatch:
+                    raise
+                logger.warning("retraining: %s", error)
+        if bundle is None:
+            logger.info("training models for seed %d into %s", seed, path)
+            bundle = train_models(params, seed=seed)
+            save_bundle(bundle, path)
     _MEMORY_CACHE[key] = bundle
     return bundle
 

@@ -541,41 +541,10 @@ def run_figures(
         else:
             pending.append(plan)
 
-    _prepare_models(pending, progress)
     failures = _execute_plans(pending, jobs, progress, runs)
     if failures:
         raise FigureExecutionError(failures)
     return [runs[figure] for figure in sorted(runs)]
-
-
-def _prepare_models(pending: list[_Plan], progress: Callable[[str], None] | None) -> None:
-    """Train or load the MP-DOB models once, before notebooks run in parallel.
-
-    Without this, two notebooks that find no cached models would both train
-    them at the same time. Each distinct parameter set of the pending
-    figures is prepared once; a notebook whose parameters cannot be read
-    here reports its own error when it runs.
-    """
-    from mpdob.learn import get_models
-    from mpdob.params import load_params
-
-    seen: set[str] = set()
-    for plan in pending:
-        path = Path(plan.notebook.parent, plan.parameters.get("params_file") or PARAMS_FILE)
-        overrides = plan.parameters.get("overrides") or {}
-        if not isinstance(overrides, dict):
-            continue
-        key = json.dumps([str(path.resolve()), overrides], sort_keys=True, default=str)
-        if key in seen:
-            continue
-        seen.add(key)
-        try:
-            params = load_params(path, overrides)
-        except (OSError, ValueError):
-            continue
-        start = time.perf_counter()
-        get_models(params)
-        _report(progress, f"models ready in {time.perf_counter() - start:.1f} s ({path.name})")
 
 
 def _execute_plans(
