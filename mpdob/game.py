@@ -3,9 +3,9 @@
 Every service is a player whose strategies are 0 (compute the tail at the
 edge) and the channels 1..M (offload the cloud share of the tail). All
 services start local. In each round every service computes its best
-response against the current channel loads; the base station applies one
-of the improving responses, picked by an update rule; the game stops when
-no service can improve (a Nash equilibrium, eq. 21).
+response against the current channel loads, and the base station applies
+one of the improving responses, picked by an update rule. The game stops
+when no service can improve, which is a Nash equilibrium (eq. 21).
 
 One round costs O(N M) for the best responses; the "system" rule adds
 O(K n_off) to price the K requests against the n_off current offloaders.
@@ -264,10 +264,10 @@ def potential_printed(workload: Workload, channel) -> float:
 def potential_corrected(workload: Workload, channel) -> float:
     """Return the potential with the factor 1/2 on the pair term, in W^2.
 
-    With a fixed cloud share this is an ordinal potential of the game:
-    every strictly improving unilateral move raises it, because a move
-    changes it by p_i g_i times the fall of the mover's interference (or by
-    p_i g_i (xi_i - gamma_i) when joining from local). Services that can
+    With a fixed cloud share this is an ordinal potential of the game, so
+    every strictly improving unilateral move raises it. A move between
+    channels changes it by p_i g_i times the fall of the mover's
+    interference, and a move from local by p_i g_i (xi_i - gamma_i). Services that can
     never profit enter with xi = -sigma_0, as in :func:`potential_printed`.
     """
     channel = check_channels(workload, channel)
