@@ -28,8 +28,13 @@ venv: $(STAMP)
 
 $(STAMP): requirements.lock pyproject.toml
 	@python=$(BIN)/python; test -x "$$python" || python="$(PYTHON)"; \
+	if ! command -v "$$python" >/dev/null 2>&1; then \
+		echo "error: Python interpreter '$$python' not found." >&2; \
+		echo "Set PYTHON to an installed interpreter, e.g. 'make PYTHON=python3.12 $(or $(MAKECMDGOALS),venv)' or PYTHON=/path/to/python3." >&2; \
+		exit 1; \
+	fi; \
 	if ! "$$python" -c 'import sys; minimum = tuple(int(part) for part in "$(PYTHON_MIN)".split(".")); sys.exit(sys.version_info[:3] < minimum)' 2>/dev/null; then \
-		echo "error: requirements.lock needs Python >= $(PYTHON_MIN), but '$$python' is $$("$$python" --version 2>&1 || echo 'not found')." >&2; \
+		echo "error: requirements.lock needs Python >= $(PYTHON_MIN), but '$$python' is $$("$$python" --version 2>&1)." >&2; \
 		echo "Install a newer Python and run 'make PYTHON=/path/to/python3.11 $(or $(MAKECMDGOALS),venv)' (remove $(VENV) first if it was made with the old one)." >&2; \
 		exit 1; \
 	fi

@@ -31,7 +31,7 @@ import platform
 import pstats
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     rounds = bench_rounds(E5_SIZES, args.e5_seeds, args.delta)
     profile = profile_solver(PROFILE_SIZE, args.delta)
 
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     command = "benchmarks/bench_game.py " + " ".join(sys.argv[1:] if argv is None else argv)
     text = "\n\n".join(
         [

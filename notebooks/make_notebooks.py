@@ -162,14 +162,13 @@ def sweep_notebook(
             df["parameter_set"] = label
             df.to_csv(out_dir / "fig{figure}.csv", index=False)
             summary = experiments.summarise(df, "{value}")
-            summary
             """
         ),
         code(
             f"""
             panels = {panels}
             fig, axes = plotting.new_figure(ncols=len(panels))
-            for ax, (title, names) in zip(axes, panels):
+            for ax, (title, names) in zip(axes, panels, strict=True):
                 plotting.plot_summary(ax, summary, names, scale={scale})
                 ax.set_title(title)
                 ax.set_xlabel(plotting.LABEL_SERVICES)
@@ -179,6 +178,7 @@ def sweep_notebook(
             png = plotting.save_figure(fig, out_dir / "fig{figure}.png")
             plt.close(fig)
             display(Image(filename=str(png)))
+            display(summary)
             """
         ),
         markdown(RUN_NOTE),
@@ -337,13 +337,12 @@ def fig7():
             gain_summary = experiments.summarise(
                 gains, "gain", by=["assignment", "strategy", "n_services"]
             )
-            gain_summary
             """
         ),
         code(
             """
             fig, axes = plotting.new_figure(ncols=2)
-            for ax, panel in zip(axes, panels):
+            for ax, panel in zip(axes, panels, strict=True):
                 part = summary[summary["assignment"] == panel]
                 plotting.plot_summary(ax, part, ["mpdob", "mpdob-nolb"])
                 ax.set_title(f"{panel} assignment")
@@ -354,6 +353,7 @@ def fig7():
             png = plotting.save_figure(fig, out_dir / "fig7.png")
             plt.close(fig)
             display(Image(filename=str(png)))
+            display(gain_summary)
             """
         ),
         markdown(RUN_NOTE),
@@ -419,7 +419,6 @@ def fig8():
             df.to_csv(out_dir / "fig8.csv", index=False)
             summary = experiments.summarise(df, "system_qos")
             summary["spread"] = summary["max"] - summary["min"]
-            summary
             """
         ),
         code(
@@ -446,6 +445,7 @@ def fig8():
             png = plotting.save_figure(fig, out_dir / "fig8.png")
             plt.close(fig)
             display(Image(filename=str(png)))
+            display(summary)
             """
         ),
         markdown(RUN_NOTE),

@@ -187,3 +187,35 @@ def test_text_table_stride_without_kernel(capsys):
     upsample_row = out.splitlines()[1 + 19]
     assert upsample_row.split()[:5] == ["19", "upsample", "13x13x128", "-/2", "26x26x128"]
     assert "5.56 billion FLOP" in out
+
+
+def test_text_table_legend_units(capsys):
+    status, out, _ = run_layers(["yolov1"], capsys)
+    assert status == 0
+    lines = out.splitlines()
+    legend = lines[31:37]
+    assert legend[0].startswith("GFLOP: exact FLOP of the layer alone, in billions")
+    assert legend[1].startswith("chi_com: multiply-accumulates of the tail")
+    assert "(eq. 1)" in legend[1]
+    assert legend[2].startswith("chi_trans: tensor elements of this layer's input")
+    assert "(eq. 3)" in legend[2]
+    assert legend[3].startswith("rho: sqrt(revenue / cost) of eq. 6")
+    assert "has no unit" in " ".join(legend[3:6])
+    assert lines[37] == ""
+
+
+def test_directory_model_exit_2(capsys, tmp_path):
+    status, out, err = run_layers([str(tmp_path)], capsys)
+    assert status == 2
+    assert out == ""
+    assert "MODEL is a directory, not a .cfg file" in err
+    assert str(tmp_path) in err
+    assert "not found" not in err
+
+
+def test_help_is_plain_text():
+    parser = argparse.ArgumentParser(prog="mpdob")
+    subparser = layers.register(parser.add_subparsers())
+    help_text = subparser.format_help()
+    assert "``" not in help_text
+    assert "partition point (PDP)" in " ".join(help_text.split())

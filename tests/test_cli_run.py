@@ -198,3 +198,64 @@ def test_missing_params_file(tmp_path, capsys):
     status, _, err = run_cli(["--services", "5", "--seed", "0", "--params", str(missing)], capsys)
     assert status == 2
     assert "not found" in err
+
+
+def test_invalid_set_value_names_error_once(capsys):
+    status, out, err = run_cli(
+        ["--services", "10", "--seed", "0", "--set", "n_channels=-1"], capsys
+    )
+    assert status == 2
+    assert out == ""
+    assert err.startswith("mpdob run: error: 1 invalid parameter(s):\n")
+    assert err.count("invalid parameter") == 1
+    assert "parameter 'n_channels': expected an integer in [1, 10000], got -1" in err
+
+
+def test_baseline_rate_is_share_of_services(capsys):
+    report = run_json(["--services", "27", "--seed", "0", "--strategy", "bdo"], capsys)
+    assert report["offloading_rate_basis"] == "services"
+    assert report["offloading_rate"] == pytest.approx(report["n_offloading"] / 27)
+
+    status, out, _ = run_cli(["--services", "27", "--seed", "0", "--strategy", "bdo"], capsys)
+    assert status == 0
+    rate = f"{report['offloading_rate']:.2%}"
+    assert f"offloading rate: {rate} of the services offloaded whole to the cloud" in out
+
+
+@pytest.mark.parametrize("name", ["mpdob", "mpdob-nolb"])
+def test_mpdob_rate_is_share_of_tail_flop(name):
+    assert run_command._offloading_rate_basis(name) == "tail_flop"
+
+
+@pytest.mark.parametrize("name", sorted(set(STRATEGIES) - {"mpdob", "mpdob-nolb"}))
+def test_baseline_rate_basis(name):
+    assert run_command._offloading_rate_basis(name) == "services"
+
+
+def test_summary_labels_tail_flop_rate():
+    report = {
+        "strategy": "mpdob",
+        "services": 27,
+        "seed": 0,
+        "system_qos": 11.8,
+        "n_offloading": 1,
+        "offloading_rate": 0.0372,
+        "offloading_rate_basis": "tail_flop",
+        "rounds": 1,
+        "wall_time_s": 0.01,
+    }
+    summary = run_command._summary(report)
+    assert (
+        "offloading rate: 3.72% of the tail FLOP (the layers after the partition point) "
+        "sent to the cloud" in summary
+    )
+    assert "offloading services: 1 of 27" in summary
+
+
+def test_help_shows_resolved_params_path(capsys):
+    parser = argparse.ArgumentParser(prog="mpdob")
+    subparser = run_command.register(parser.add_subparsers())
+    help_text = " ".join(subparser.format_help().split())
+    assert f"(default: {DEFAULT_PARAMS_PATH})" in help_text
+    assert DEFAULT_PARAMS_PATH.is_absolute()
+    assert "``" not in help_text

@@ -7,7 +7,7 @@ import json
 
 from mpdob.commands import train
 from mpdob.learn import bundle_path, load_bundle
-from mpdob.params import load_params
+from mpdob.params import DEFAULT_PARAMS_PATH, load_params
 
 MODES = ("", "_refined", "_search_only")
 SMALL = ["--delta-scenarios", "20", "--balance-scenarios", "30", "--test-scenarios", "4"]
@@ -118,3 +118,21 @@ def test_register_adds_subcommand():
     assert args.set == ["n_channels=3"]
     assert args.json is True
     assert args.output is None
+
+
+def test_train_invalid_override_names_error_once(capsys):
+    status = train.main(["--set", "n_channels=-1"])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith("mpdob train: error: 1 invalid parameter(s):\n")
+    assert err.count("invalid parameter") == 1
+    assert "parameter 'n_channels': expected an integer in [1, 10000], got -1" in err
+
+
+def test_train_help_shows_resolved_params_path():
+    parser = argparse.ArgumentParser(prog="mpdob")
+    subparser = train.register(parser.add_subparsers(dest="command"))
+    help_text = " ".join(subparser.format_help().split())
+    assert f"(default: {DEFAULT_PARAMS_PATH})" in help_text
+    assert DEFAULT_PARAMS_PATH.is_absolute()
+    assert "``" not in help_text

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import nbformat
@@ -423,3 +425,176 @@ def test_empty_output_dir_means_default(project: Project):
 
     assert figure_run.cached is False
     assert (project.results / "fig1.csv").is_file()
+
+
+def _fail_if_called(**kwargs):
+    raise AssertionError("run_figures must not be called")
+
+
+def _figure_runs(executed_dir: Path, cached: bool) -> list[reproduce.FigureRun]:
+    return [
+        reproduce.FigureRun(
+            figure=figure,
+            notebook=Path(f"fig{figure}_x.ipynb"),
+            executed=executed_dir / f"fig{figure}.ipynb",
+            cached=cached,
+            seconds=0.0 if cached else 2.5,
+        )
+        for figure in (3, 4)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["99"], "mpdob reproduce: error: no notebook for figure(s) 99. Available figures: 3"),
+        (["--jobs", "0"], "mpdob reproduce: error: --jobs must be an integer >= 1, got 0"),
+    ],
+)
+def test_command_option_errors_prefixed(monkeypatch, capsys, argv, expected):
+    monkeypatch.setattr(reproduce, "discover_figures", lambda: {3: Path("a")})
+    monkeypatch.setattr(reproduce, "run_figures", _fail_if_called)
+
+    status = command.run(_parse(["reproduce", *argv]))
+
+    assert status == 2
+    assert capsys.readouterr().err == expected + "\n"
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (UnknownParameterError("figure 3 does not accept the parameter(s) n_rnus"), 2),
+        (FileNotFoundError("figure 3: parameter file not found: x.toml"), 2),
+        (FigureExecutionError({3: "cell raised ValueError: boom"}), 1),
+    ],
+)
+def test_command_runner_errors_prefixed(monkeypatch, capsys, error, status):
+    def raising_run_figures(**kwargs):
+        raise error
+
+    monkeypatch.setattr(reproduce, "discover_figures", lambda: {3: Path("a")})
+    monkeypatch.setattr(reproduce, "run_figures", raising_run_figures)
+
+    assert command.run(_parse(["reproduce"])) == status
+    err = capsys.readouterr().err
+    assert err.startswith("mpdob reproduce: error: ")
+    assert str(error) in err
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("n_runs", "0", "-p n_runs must be an integer >= 1, got 0"),
+        ("n_runs", "-4", "-p n_runs must be an integer >= 1, got -4"),
+        ("n_runs", "2.5", "-p n_runs must be an integer >= 1, got 2.5"),
+        ("n_runs", "true", "-p n_runs must be an integer >= 1, got True"),
+        ("n_runs", "five", "-p n_runs must be an integer >= 1, got 'five'"),
+        ("seed", "-1", "-p seed must be an integer >= 0, got -1"),
+        ("seed", "1.0", "-p seed must be an integer >= 0, got 1.0"),
+        ("seed", "[0]", "-p seed must be an integer >= 0, got [0]"),
+        ("output_dir", "5", "-p output_dir must be a path (a string), got 5"),
+        ("params_file", "null", "-p params_file must be a path (a string), got None"),
+    ],
+)
+def test_command_invalid_parameter_value(monkeypatch, capsys, name, value, expected):
+    monkeypatch.setattr(reproduce, "discover_figures", lambda: {3: Path("a")})
+    monkeypatch.setattr(reproduce, "run_figures", _fail_if_called)
+
+    status = command.run(_parse(["reproduce", "-p", name, value]))
+
+    assert status == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == f"mpdob reproduce: error: {expected}\n"
+
+
+@pytest.mark.parametrize(("name", "value"), [("n_runs", "1"), ("seed", "0"), ("seed", "7")])
+def test_command_accepts_boundary_values(monkeypatch, name, value):
+    monkeypatch.setattr(reproduce, "discover_figures", lambda: {3: Path("a")})
+    monkeypatch.setattr(reproduce, "run_figures", lambda **kwargs: [])
+
+    assert command.run(_parse(["reproduce", "-p", name, value])) == 0
+
+
+def test_command_prints_output_paths(monkeypatch, capsys, tmp_path: Path):
+    monkeypatch.setattr(reproduce, "discover_figures", lambda: {3: Path("a"), 4: Path("b")})
+    monkeypatch.setattr(
+        reproduce, "run_figures", lambda **kwargs: _figure_runs(tmp_path, cached=False)
+    )
+
+    assert command.run(_parse(["reproduce"])) == 0
+
+    lines = capsys.readouterr().out.splitlines()
+    results = reproduce.RESULTS_DIR
+    assert lines[0] == "figure 3: executed in 2.5 s"
+    assert lines[1] == f"  executed notebook: {tmp_path / 'fig3.ipynb'}"
+    assert lines[2] == f"  data and image: {results / 'fig3.csv'}, {results / 'fig3.png'}"
+    assert lines[3] == "figure 4: executed in 2.5 s"
+    assert lines[5] == f"  data and image: {results / 'fig4.csv'}, {results / 'fig4.png'}"
+    assert "replaced the book's copies" in lines[6]
+    assert str(results) in lines[6]
+    assert "-p output_dir DIR" in lines[6]
+    assert len(lines) == 7
+
+
+def test_command_prints_variant_output_dir(monkeypatch, capsys, tmp_path: Path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(reproduce, "discover_figures", lambda: {3: Path("a"), 4: Path("b")})
+    monkeypatch.setattr(
+        reproduce, "run_figures", lambda **kwargs: _figure_runs(tmp_path, cached=False)
+    )
+
+    assert command.run(_parse(["reproduce", "-p", "output_dir", "variants/fig"])) == 0
+
+    out = capsys.readouterr().out
+    variant = tmp_path.resolve() / "variants" / "fig"
+    assert f"  data and image: {variant / 'fig3.csv'}, {variant / 'fig3.png'}" in out
+    assert "book's copies" not in out
+
+
+def test_command_cached_run_replaces_nothing(monkeypatch, capsys, tmp_path: Path):
+    monkeypatch.setattr(reproduce, "discover_figures", lambda: {3: Path("a"), 4: Path("b")})
+    monkeypatch.setattr(reproduce, "run_figures", lambda **kwargs: _figure_runs(tmp_path, True))
+
+    assert command.run(_parse(["reproduce"])) == 0
+
+    out = capsys.readouterr().out
+    assert "figure 3: cached\n" in out
+    assert f"{reproduce.RESULTS_DIR / 'fig4.png'}" in out
+    assert "book's copies" not in out
+
+
+def test_command_help_shows_resolved_output_dir():
+    parser = argparse.ArgumentParser(prog="mpdob")
+    subparser = command.register(parser.add_subparsers(dest="command"))
+    help_text = " ".join(subparser.format_help().split())
+
+    assert f"(default: {reproduce.DEFAULT_OUTPUT_DIR})" in help_text
+    assert "``" not in help_text
+
+
+# --- make venv --------------------------------------------------------------
+
+
+def test_make_venv_missing_interpreter(tmp_path: Path):
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("make is not installed")
+    root = Path(__file__).parents[1]
+    for name in ("Makefile", "requirements.lock", "pyproject.toml"):
+        shutil.copy(root / name, tmp_path / name)
+
+    completed = subprocess.run(
+        [make, "PYTHON=nosuchpython", "venv"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert completed.returncode != 0
+    assert "error: Python interpreter 'nosuchpython' not found." in completed.stderr
+    assert "make PYTHON=python3.12 venv" in completed.stderr
+    assert "/bin/sh" not in completed.stderr
+    assert not (tmp_path / ".venv").exists()

@@ -16,6 +16,7 @@ A notebook that fails stops the build with the figure and the cell error.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import os
 import shutil
@@ -85,54 +86,85 @@ def run_figure_notebooks(app: Sphinx) -> None:
     )
 
 
+# Columns of the results CSV files that measure wall time; they change on
+# every run without changing any result the pages show.
+_TIMING_COLUMNS = {"seconds"}
+
+
+def _results_bytes(path: Path) -> bytes:
+    """Return a CSV file's content without its wall-time columns."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    if not rows:
+        return b""
+    keep = [index for index, name in enumerate(rows[0]) if name not in _TIMING_COLUMNS]
+    lines = (",".join(row[index] for index in keep if index < len(row)) for row in rows)
+    return "\n".join(lines).encode()
+
+
 def _inputs_digest(root: Path) -> str:
     """Return a SHA-256 over the package sources, parameters, results and lock."""
     digest = hashlib.sha256()
     paths = reproduce.package_sources(root / "mpdob")
     paths += [root / "data" / "params" / "paper.toml", root / "requirements.lock"]
-    paths += sorted((root / "data" / "results").glob("*.csv"))
     paths += sorted((root / "data" / "counterexamples").glob("*.json"))
     for path in paths:
         digest.update(str(path.relative_to(root)).encode())
         digest.update(hashlib.sha256(path.read_bytes()).digest())
+    for path in sorted((root / "data" / "results").glob("*.csv")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(hashlib.sha256(_results_bytes(path)).digest())
     return digest.hexdigest()
 
 
+def _stamp_paths(app: Sphinx) -> tuple[Path, Path]:
+    build = Path(app.outdir).parent
+    return build / ".mpdob_inputs.sha256", build / ".mpdob_last_build_clean"
+
+
 def refresh_page_cache(app: Sphinx) -> None:
-    """Drop myst-nb's page cache when the code or data behind the pages changed.
+    """Decide which pages to read again before Sphinx looks for changes.
 
     myst-nb's cache keys a page on its own code cells only, so a page would
-    otherwise keep outputs computed by an older ``mpdob`` or older results.
+    otherwise keep outputs computed by an older ``mpdob`` or older results:
+    when those inputs changed, the cache is dropped and every page runs
+    again. When the last build had warnings, every page is read again (from
+    the cache) so that an unchanged rebuild reports them again.
     """
     root = Path(app.srcdir).parent
     cache = Path(app.outdir).parent / ".jupyter_cache"
-    stamp = Path(app.outdir).parent / ".mpdob_inputs.sha256"
+    stamp, clean_marker = _stamp_paths(app)
     current = _inputs_digest(root)
     previous = stamp.read_text().strip() if stamp.is_file() else ""
-    app.mpdob_inputs_changed = previous != current
-    if app.mpdob_inputs_changed and cache.exists():
+    inputs_changed = previous != current
+    if inputs_changed and cache.exists():
         logger.info("[mpdob_figures] package, parameters or results changed: re-executing pages")
         shutil.rmtree(cache)
+    app.mpdob_reread_all = inputs_changed or not clean_marker.is_file()
     app.mpdob_inputs_digest = current
 
 
 def record_inputs(app: Sphinx, exception: Exception | None) -> None:
-    """Store the inputs' digest once a build has finished without error."""
+    """Record the inputs the pages ran with and whether the build was clean."""
+    stamp, clean_marker = _stamp_paths(app)
     digest = getattr(app, "mpdob_inputs_digest", None)
     if exception is None and digest:
-        stamp = Path(app.outdir).parent / ".mpdob_inputs.sha256"
         stamp.parent.mkdir(parents=True, exist_ok=True)
         stamp.write_text(digest + "\n")
+    if exception is None and getattr(app, "_warncount", 0) == 0:
+        clean_marker.touch()
+    else:
+        clean_marker.unlink(missing_ok=True)
 
 
 def reread_when_inputs_changed(app: Sphinx, env, added, changed, removed) -> list[str]:
-    """Mark every page outdated when :func:`refresh_page_cache` saw a change.
+    """Mark every page outdated when :func:`refresh_page_cache` asked for it.
 
     Sphinx re-reads only pages whose source file changed; a page whose code
     cells are unchanged but whose results depend on changed code must be
     read and executed again too.
     """
-    if getattr(app, "mpdob_inputs_changed", False):
+    if getattr(app, "mpdob_reread_all", False):
         return sorted(env.found_docs)
     return []
 

@@ -25,6 +25,22 @@ BUILTIN_MODELS = ("yolov1",)
 _PROG = "mpdob layers"
 _EXIT_INVALID_INPUT = 2
 _YOLOV1_MIN_INPUT_SIZE = 64
+# Plain text for the terminal: argparse prints it as-is, so no reST markup.
+_DESCRIPTION = (
+    "Print, for the built-in yolov1 or a Darknet .cfg file, each layer's shapes, "
+    "exact FLOP and partition costs (eq. 1-6 of the MP-DOB paper), then the exact "
+    "total and the partition point (PDP). Exit status is 0 on success and 2 when "
+    "an option, the model name or the .cfg file is invalid."
+)
+# Units of the table's cost columns, printed under the table.
+_TABLE_LEGEND = (
+    "GFLOP: exact FLOP of the layer alone, in billions (2 FLOP per multiply-accumulate)",
+    "chi_com: multiply-accumulates of the tail from this layer to the last (eq. 1)",
+    "chi_trans: tensor elements of this layer's input, sent at a cut before it (eq. 3)",
+    "rho: sqrt(revenue / cost) of eq. 6, with revenue = kappa1 * chi_com + kappa2 * chi_mem",
+    "     (eq. 4) and cost = chi_trans (eq. 5), so rho has no unit when kappa1 and kappa2",
+    "     convert both loads into tensor elements",
+)
 
 
 class _InvalidInput(Exception):
@@ -89,7 +105,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "layers",
         help="print per-layer costs and the partition point of a CNN",
-        description=__doc__.splitlines()[0],
+        description=_DESCRIPTION,
     )
     _add_arguments(parser)
     parser.set_defaults(func=run)
@@ -117,11 +133,13 @@ def _load_table(args: argparse.Namespace) -> LayerTable:
     if args.model == "yolov1":
         return yolov1(448 if args.input_size is None else args.input_size)
     path = Path(args.model)
+    expected = "expected 'yolov1' or the path of a Darknet .cfg file"
+    if path.is_dir():
+        raise _InvalidInput(f"MODEL is a directory, not a .cfg file: {args.model!r} ({expected})")
+    if not path.exists():
+        raise _InvalidInput(f"MODEL file not found: {args.model!r} ({expected})")
     if not path.is_file():
-        raise _InvalidInput(
-            f"MODEL file not found: {args.model!r} (expected 'yolov1' or the "
-            "path of a Darknet .cfg file)"
-        )
+        raise _InvalidInput(f"MODEL is not a regular file: {args.model!r} ({expected})")
     try:
         return parse_cfg(path, args.input_size)
     except DarknetCfgError as exc:
@@ -258,6 +276,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2))
     else:
         print(_format_table(report))
+        print("\n".join(_TABLE_LEGEND))
         print()
         print(_format_summary(report))
     return 0
@@ -265,7 +284,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the subcommand as a standalone program (``python -m mpdob.commands.layers``)."""
-    parser = argparse.ArgumentParser(prog=_PROG, description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=_PROG, description=_DESCRIPTION)
     _add_arguments(parser)
     return run(parser.parse_args(argv))
 

@@ -3,9 +3,10 @@
 ``mpdob reproduce [FIGURE ...] [-p NAME VALUE ...] [--force] [--jobs N]
 [--quick] [--output-dir DIR]`` runs the notebooks of the chosen figures (all
 when none is named) through :func:`mpdob.reproduce.run_figures`. Progress goes
-to standard error and one summary line per figure to standard output. Exit
-status is 0 on success, 1 when a notebook fails and 2 when a figure number,
-a parameter name or an option is invalid.
+to standard error. Standard output gets, per figure, its outcome, the path of
+the executed notebook and the paths of its CSV and PNG files. Exit status is 0
+on success, 1 when a notebook fails and 2 when a figure number, a parameter
+name or value, or an option is invalid.
 """
 
 from __future__ import annotations
@@ -20,8 +21,13 @@ from mpdob import reproduce
 
 __all__ = ["parse_value", "register", "run"]
 
+_PROG = "mpdob reproduce"
 _EXIT_FAILED = 1
 _EXIT_INVALID_INPUT = 2
+
+
+class _InvalidInput(Exception):
+    """A figure number, an option or a parameter value is invalid."""
 
 
 def parse_value(text: str) -> Any:
@@ -90,7 +96,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         type=Path,
         default=reproduce.DEFAULT_OUTPUT_DIR,
         metavar="DIR",
-        help="directory of the executed notebooks figN.ipynb (default: book/figures)",
+        # argparse expands % in help text, so a literal % in the path is doubled.
+        help=(
+            "directory of the executed notebooks figN.ipynb "
+            f"(default: {reproduce.DEFAULT_OUTPUT_DIR})"
+        ).replace("%", "%%"),
     )
     parser.set_defaults(func=run)
     return parser
@@ -100,23 +110,80 @@ def _print_progress(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Execute the chosen figure notebooks and return the exit status."""
-    available = reproduce.discover_figures()
+def _is_integer(value: Any) -> bool:
+    # JSON true and false parse to bool, which is a subclass of int.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_parameters(parameters: dict[str, Any]) -> None:
+    """Reject parameter values that would only fail inside the notebook's kernel."""
+    if "n_runs" in parameters:
+        value = parameters["n_runs"]
+        if not (_is_integer(value) and value >= 1):
+            raise _InvalidInput(f"-p n_runs must be an integer >= 1, got {value!r}")
+    if "seed" in parameters:
+        value = parameters["seed"]
+        if not (_is_integer(value) and value >= 0):
+            raise _InvalidInput(f"-p seed must be an integer >= 0, got {value!r}")
+    for name in ("output_dir", "params_file"):
+        if name in parameters and not isinstance(parameters[name], str):
+            raise _InvalidInput(f"-p {name} must be a path (a string), got {parameters[name]!r}")
+
+
+def _check_options(args: argparse.Namespace, available: dict[int, Path]) -> None:
     unknown = [figure for figure in args.figures if figure not in available]
     if unknown:
         listed = ", ".join(str(figure) for figure in available) or "none"
-        print(
-            f"mpdob reproduce: no notebook for figure(s) {', '.join(map(str, unknown))}. "
-            f"Available figures: {listed}",
-            file=sys.stderr,
+        raise _InvalidInput(
+            f"no notebook for figure(s) {', '.join(map(str, unknown))}. Available figures: {listed}"
         )
-        return _EXIT_INVALID_INPUT
     if args.jobs is not None and args.jobs < 1:
-        print(f"mpdob reproduce: --jobs must be >= 1, but received {args.jobs}", file=sys.stderr)
+        raise _InvalidInput(f"--jobs must be an integer >= 1, got {args.jobs}")
+
+
+def _results_dir(parameters: dict[str, Any]) -> Path:
+    """Return the directory where the notebooks write figN.csv and figN.png.
+
+    A relative ``output_dir`` is taken relative to the current directory, as
+    :func:`mpdob.reproduce.run_figures` does, and an empty one means the default.
+    """
+    output_dir = parameters.get("output_dir")
+    if output_dir:
+        return Path(output_dir).resolve()
+    return reproduce.RESULTS_DIR
+
+
+def _print_runs(runs: list[reproduce.FigureRun], results_dir: Path) -> None:
+    for figure_run in runs:
+        if figure_run.cached:
+            outcome = "cached"
+        else:
+            outcome = f"executed in {figure_run.seconds:.1f} s"
+        figure = figure_run.figure
+        print(f"figure {figure}: {outcome}")
+        print(f"  executed notebook: {figure_run.executed}")
+        print(
+            f"  data and image: {results_dir / f'fig{figure}.csv'}, "
+            f"{results_dir / f'fig{figure}.png'}"
+        )
+    executed = any(not figure_run.cached for figure_run in runs)
+    if executed and results_dir == reproduce.RESULTS_DIR:
+        print(
+            f"The executed figures replaced the book's copies of figN.csv and figN.png in "
+            f"{results_dir}. To write a variant elsewhere, pass -p output_dir DIR."
+        )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Execute the chosen figure notebooks and return the exit status."""
+    parameters = {name: parse_value(value) for name, value in args.parameters}
+    try:
+        _check_options(args, reproduce.discover_figures())
+        _check_parameters(parameters)
+    except _InvalidInput as error:
+        print(f"{_PROG}: error: {error}", file=sys.stderr)
         return _EXIT_INVALID_INPUT
 
-    parameters = {name: parse_value(value) for name, value in args.parameters}
     try:
         runs = reproduce.run_figures(
             figures=args.figures or None,
@@ -128,16 +195,11 @@ def run(args: argparse.Namespace) -> int:
             progress=_print_progress,
         )
     except (ValueError, FileNotFoundError) as error:
-        print(f"mpdob reproduce: {error}", file=sys.stderr)
+        print(f"{_PROG}: error: {error}", file=sys.stderr)
         return _EXIT_INVALID_INPUT
     except reproduce.FigureExecutionError as error:
-        print(f"mpdob reproduce: {error}", file=sys.stderr)
+        print(f"{_PROG}: error: {error}", file=sys.stderr)
         return _EXIT_FAILED
 
-    for figure_run in runs:
-        if figure_run.cached:
-            outcome = "cached"
-        else:
-            outcome = f"executed in {figure_run.seconds:.1f} s"
-        print(f"figure {figure_run.figure}: {outcome} -> {figure_run.executed}")
+    _print_runs(runs, _results_dir(parameters))
     return 0

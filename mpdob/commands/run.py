@@ -3,12 +3,15 @@
 ``mpdob run --services N --seed S [--strategy NAME] [--params FILE]
 [--set KEY=VALUE ...] [--json]`` draws a scenario of N services from the
 seed, runs the strategy on it and prints the system-wide QoS, the number of
-offloading services, the offloading rate, the rounds and the wall time. One
-numpy Generator, seeded by S, draws the scenario and then drives the
-strategy. ``--json`` prints one JSON object that contains every per-service
-input, so any other decision profile can be priced again with
+offloading services, the offloading rate, the rounds and the wall time. The
+offloading rate is the offloaded share of the tail FLOP for MP-DOB and the
+share of offloading services for the whole-task baselines. One numpy
+Generator, seeded by S, draws the scenario and then drives the strategy.
+``--json`` prints one JSON object that contains every per-service input, so
+any other decision profile can be priced again with
 ``mpdob.system.evaluate(Workload.from_dict(obj["workload"]), channel)``.
-Exit status is 0 on success and 2 when an option or a parameter is invalid.
+Exit status is 0 on success, 1 when the strategy cannot be imported and 2
+when an option or a parameter is invalid.
 """
 
 from __future__ import annotations
@@ -22,9 +25,15 @@ from typing import Any
 
 import numpy as np
 
-from mpdob.params import ParameterError, as_generator, load_params, parse_override
+from mpdob.params import (
+    DEFAULT_PARAMS_PATH,
+    ParameterError,
+    as_generator,
+    load_params,
+    parse_override,
+)
 from mpdob.scenario import generate_scenario
-from mpdob.strategies import GAME_STRATEGIES, STRATEGIES, StrategyResult, run_strategy
+from mpdob.strategies import GAME_STRATEGIES, MPDOB, STRATEGIES, StrategyResult, run_strategy
 
 __all__ = ["register", "run", "main"]
 
@@ -32,6 +41,13 @@ _PROG = "mpdob run"
 _EXIT_INVALID_INPUT = 2
 _EXIT_FAILED = 1
 DEFAULT_STRATEGY = "mpdob"
+# Plain text for the terminal: argparse prints it as-is, so no reST markup.
+_DESCRIPTION = (
+    "Draw a scenario of N services from the seed, run one strategy on it and print "
+    "the system-wide QoS, the offloading services, the offloading rate, the rounds "
+    "of decision updates and the wall time. Exit status is 0 on success, 1 when the "
+    "strategy cannot be imported and 2 when an option or a parameter is invalid."
+)
 
 
 class _InvalidInput(Exception):
@@ -63,7 +79,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         "--params",
         default=None,
         metavar="FILE",
-        help="parameter file in TOML (default: data/params/paper.toml)",
+        # argparse expands % in help text, so a literal % in the path is doubled.
+        help=f"parameter file in TOML (default: {DEFAULT_PARAMS_PATH})".replace("%", "%%"),
     )
     parser.add_argument(
         "--set",
@@ -86,7 +103,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "run",
         help="run one strategy on one seeded slot and print its QoS",
-        description=__doc__.splitlines()[0],
+        description=_DESCRIPTION,
     )
     _add_arguments(parser)
     parser.set_defaults(func=run)
@@ -108,7 +125,8 @@ def _load(args: argparse.Namespace):
         overrides = dict(parse_override(text) for text in args.overrides)
         return load_params(args.params, overrides)
     except ParameterError as exc:
-        raise _InvalidInput(f"invalid parameter: {exc}") from exc
+        # The message already names the invalid parameter(s), so it is not prefixed.
+        raise _InvalidInput(str(exc)) from exc
     except FileNotFoundError as exc:
         raise _InvalidInput(f"{exc}; pass an existing TOML file with --params") from exc
 
@@ -150,6 +168,7 @@ def _report(args, params, result: StrategyResult, wall_time_s: float) -> dict:
         "system_qos": result.system_qos,
         "n_offloading": result.n_offloading,
         "offloading_rate": result.offloading_rate,
+        "offloading_rate_basis": _offloading_rate_basis(result.name),
         "rounds": result.rounds,
         "wall_time_s": wall_time_s,
         "extra": _extra_for_json(result),
@@ -164,14 +183,33 @@ def _report(args, params, result: StrategyResult, wall_time_s: float) -> dict:
     return _json_ready(report)
 
 
+def _offloading_rate_basis(strategy: str) -> str:
+    """Name what ``StrategyResult.offloading_rate`` is a share of for ``strategy``.
+
+    MP-DOB and its variants split each service at the partition point, so their
+    rate is the offloaded share of the tail FLOP. The whole-task baselines
+    offload entire services, so theirs is the share of offloading services.
+    """
+    if issubclass(STRATEGIES[strategy], MPDOB):
+        return "tail_flop"
+    return "services"
+
+
+_OFFLOADING_RATE_LABELS = {
+    "tail_flop": "of the tail FLOP (the layers after the partition point) sent to the cloud",
+    "services": "of the services offloaded whole to the cloud",
+}
+
+
 def _summary(report: dict) -> str:
+    rate_label = _OFFLOADING_RATE_LABELS[report["offloading_rate_basis"]]
     return "\n".join(
         [
             f"strategy {report['strategy']}, N = {report['services']} services, "
             f"seed {report['seed']}",
             f"system-wide QoS: {report['system_qos']:.6g}",
             f"offloading services: {report['n_offloading']} of {report['services']}",
-            f"offloading rate: {report['offloading_rate']:.4f}",
+            f"offloading rate: {report['offloading_rate']:.2%} {rate_label}",
             f"rounds: {report['rounds']}",
             f"wall time of the strategy: {report['wall_time_s']:.3f} s",
         ]
@@ -212,7 +250,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the subcommand as a standalone program (``python -m mpdob.commands.run``)."""
-    parser = argparse.ArgumentParser(prog=_PROG, description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=_PROG, description=_DESCRIPTION)
     _add_arguments(parser)
     return run(parser.parse_args(argv))
 

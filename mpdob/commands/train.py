@@ -26,12 +26,19 @@ from mpdob.learn import (
     save_bundle,
     train_models,
 )
-from mpdob.params import ParameterError, load_params, parse_override
+from mpdob.params import DEFAULT_PARAMS_PATH, ParameterError, load_params, parse_override
 
 __all__ = ["register", "run", "main"]
 
 _PROG = "mpdob train"
 _EXIT_INVALID_INPUT = 2
+# Plain text for the terminal: argparse prints it as-is, so no reST markup.
+_DESCRIPTION = (
+    "Train the segmentation-rate (delta) and load-balance MLPs on freshly drawn "
+    "slots, store the bundle (by default where MP-DOB looks for it) and print the "
+    "held-out metrics. Exit status is 0 on success and 2 when an option or the parameter "
+    "file is invalid."
+)
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,7 +53,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         "--params",
         default=None,
         metavar="FILE",
-        help="parameter file (TOML), by default data/params/paper.toml",
+        # argparse expands % in help text, so a literal % in the path is doubled.
+        help=f"parameter file in TOML (default: {DEFAULT_PARAMS_PATH})".replace("%", "%%"),
     )
     parser.add_argument(
         "--set",
@@ -90,7 +98,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "train",
         help="train the segmentation-rate and load-balance MLPs and store them",
-        description=__doc__.splitlines()[0],
+        description=_DESCRIPTION,
     )
     _add_arguments(parser)
     parser.set_defaults(func=run)
@@ -169,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the subcommand as a standalone program (``python -m mpdob.commands.train``)."""
-    parser = argparse.ArgumentParser(prog=_PROG, description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=_PROG, description=_DESCRIPTION)
     _add_arguments(parser)
     return run(parser.parse_args(argv))
 
