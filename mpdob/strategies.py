@@ -39,6 +39,7 @@ from mpdob.game import solve_game
 from mpdob.params import as_generator
 from mpdob.scenario import Scenario
 from mpdob.system import (
+    PER_SERVICE_FIELDS,
     Workload,
     cloud_overhead,
     cloud_share,
@@ -109,24 +110,6 @@ class StrategyResult:
     def n_offloading(self) -> int:
         """Number of offloading services."""
         return int(np.count_nonzero(self.channel))
-
-
-# Per-service array fields of a Workload.
-_PER_SERVICE = (
-    "psi_head_flop",
-    "psi_tail_flop",
-    "d_med_bit",
-    "delta",
-    "head_rate_flops",
-    "tail_rate_flops",
-    "alpha",
-    "beta",
-    "epsilon_edge",
-    "epsilon_cloud",
-    "zeta_joule",
-    "p_watt",
-    "gain",
-)
 
 
 def _check_scenario(scenario) -> Scenario:
@@ -318,7 +301,7 @@ class ACCO:
 
 def _subset(w: Workload, index) -> Workload:
     """Return the workload of the services ``index`` only."""
-    return w.replace(**{name: getattr(w, name)[index] for name in _PER_SERVICE})
+    return w.replace(**{name: getattr(w, name)[index] for name in PER_SERVICE_FIELDS})
 
 
 def _single_cloud_overhead(w: Workload, i: int, rate_bps: float, f_cloud_flops: float) -> float:

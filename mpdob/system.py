@@ -28,6 +28,7 @@ from mpdob.scenario import Scenario
 
 __all__ = [
     "Evaluation",
+    "PER_SERVICE_FIELDS",
     "Workload",
     "cloud_overhead",
     "cloud_share",
@@ -40,7 +41,8 @@ __all__ = [
     "transmission_rate",
 ]
 
-_ARRAY_FIELDS = (
+#: Names of the per-service array fields of a :class:`Workload`.
+PER_SERVICE_FIELDS = (
     "psi_head_flop",
     "psi_tail_flop",
     "d_med_bit",
@@ -142,7 +144,7 @@ class Workload:
         if n < 1:
             raise ValueError("a workload needs at least one service, got 0")
         strict = {"d_med_bit", "head_rate_flops", "tail_rate_flops", "p_watt", "gain"}
-        for name in _ARRAY_FIELDS:
+        for name in PER_SERVICE_FIELDS:
             checked = _check_array(name, getattr(self, name), n, 0.0, name in strict)
             checked.setflags(write=False)
             object.__setattr__(self, name, checked)
