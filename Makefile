@@ -9,8 +9,10 @@
 #                cache records (not .venv, not the CSV and PNG files in data/results)
 #
 # Set PYTHON to choose the interpreter that creates .venv, e.g. make PYTHON=python3.12 test.
+# Without it, the first new-enough interpreter of PYTHON_CANDIDATES is used.
 
-PYTHON ?= python3
+PYTHON ?=
+PYTHON_CANDIDATES := python3 python3.13 python3.12 python3.11 $(HOME)/.pyenv/shims/python3
 # The oldest Python that every package pinned in requirements.lock accepts
 # (soupsieve 4.1.4 requires >= 3.11.5); tests/test_environment.py checks it.
 PYTHON_MIN := 3.11.5
@@ -27,18 +29,26 @@ RUN := env PATH="$(CURDIR)/$(BIN):$$PATH" MPLBACKEND=Agg
 venv: $(STAMP)
 
 $(STAMP): requirements.lock pyproject.toml
-	@python=$(BIN)/python; test -x "$$python" || python="$(PYTHON)"; \
+	@new_enough='import sys; minimum = tuple(int(part) for part in "$(PYTHON_MIN)".split(".")); sys.exit(sys.version_info[:3] < minimum)'; \
+	if test -x $(BIN)/python; then python=$(BIN)/python; \
+	elif test -n "$(PYTHON)"; then python="$(PYTHON)"; \
+	else \
+		python=python3; \
+		for candidate in $(PYTHON_CANDIDATES); do \
+			if command -v "$$candidate" >/dev/null 2>&1 && "$$candidate" -c "$$new_enough" 2>/dev/null; then python="$$candidate"; break; fi; \
+		done; \
+	fi; \
 	if ! command -v "$$python" >/dev/null 2>&1; then \
 		echo "error: Python interpreter '$$python' not found." >&2; \
 		echo "Set PYTHON to an installed interpreter, e.g. 'make PYTHON=python3.12 $(or $(MAKECMDGOALS),venv)' or PYTHON=/path/to/python3." >&2; \
 		exit 1; \
 	fi; \
-	if ! "$$python" -c 'import sys; minimum = tuple(int(part) for part in "$(PYTHON_MIN)".split(".")); sys.exit(sys.version_info[:3] < minimum)' 2>/dev/null; then \
+	if ! "$$python" -c "$$new_enough" 2>/dev/null; then \
 		echo "error: requirements.lock needs Python >= $(PYTHON_MIN), but '$$python' is $$("$$python" --version 2>&1)." >&2; \
 		echo "Install a newer Python and run 'make PYTHON=/path/to/python3.11 $(or $(MAKECMDGOALS),venv)' (remove $(VENV) first if it was made with the old one)." >&2; \
 		exit 1; \
-	fi
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	fi; \
+	if ! test -x $(BIN)/python; then echo "creating $(VENV) with $$python"; "$$python" -m venv $(VENV) || exit 1; fi
 	$(BIN)/python -m pip install --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install --disable-pip-version-check --no-deps -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3
