@@ -8,9 +8,10 @@ segmentation rates ``delta`` (and optionally a load-balance choice
 service: 0 for edge-only computing, ``m`` in 1..M for offloading the cloud
 share of the tail over channel ``m``.
 
-Edge compute sharing (a reading; the paper leaves it open): every edge
-server (ES) runs each stage it hosts, a service's head or a service's tail,
-as a concurrent process with an equal share of its compute. Without load
+The MP-DOB paper leaves edge compute sharing open, so this module reads it
+as follows. Every edge server (ES) runs each stage it hosts, a service's
+head or a service's tail, as a concurrent process with an equal share of
+its compute. Without load
 balance an ES with ``n`` services hosts ``2 n`` stages, so each stage runs at
 ``f_e / (2 n)``. The tail stage keeps its share whether or not the tail is
 offloaded, so a service's edge times do not depend on other services'
