@@ -115,7 +115,7 @@ def test_register_adds_subcommand():
     args = parser.parse_args(["train", "--seed", "4", "--set", "n_channels=3", "--json"])
     assert args.func is train.run
     assert args.seed == 4
-    assert args.set == ["n_channels=3"]
+    assert args.overrides == ["n_channels=3"]
     assert args.json is True
     assert args.output is None
 

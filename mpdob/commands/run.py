@@ -25,12 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from mpdob.commands._params_options import add_params_options, params_from_args
 from mpdob.params import (
-    DEFAULT_PARAMS_PATH,
     ParameterError,
     as_generator,
-    load_params,
-    parse_override,
 )
 from mpdob.scenario import generate_scenario
 from mpdob.strategies import GAME_STRATEGIES, MPDOB, STRATEGIES, StrategyResult, run_strategy
@@ -75,21 +73,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help=f"one of {', '.join(sorted(STRATEGIES))} (default: {DEFAULT_STRATEGY})",
     )
-    parser.add_argument(
-        "--params",
-        default=None,
-        metavar="FILE",
-        # argparse expands % in help text, so a literal % in the path is doubled.
-        help=f"parameter file in TOML (default: {DEFAULT_PARAMS_PATH})".replace("%", "%%"),
-    )
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        dest="overrides",
-        help="override one parameter, in the unit of the parameter file; repeatable",
-    )
+    add_params_options(parser)
     parser.add_argument(
         "--json", action="store_true", help="print one JSON object instead of a summary"
     )
@@ -122,8 +106,7 @@ def _load(args: argparse.Namespace):
     if args.seed < 0:
         raise _InvalidInput(f"--seed must be an integer >= 0, got {args.seed}")
     try:
-        overrides = dict(parse_override(text) for text in args.overrides)
-        return load_params(args.params, overrides)
+        return params_from_args(args)
     except ParameterError as exc:
         # The message already names the invalid parameter(s), so it is not prefixed.
         raise _InvalidInput(str(exc)) from exc

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mpdob.commands._params_options import add_params_options, params_from_args
 from mpdob.learn import (
     DEFAULT_BALANCE_SCENARIOS,
     DEFAULT_CACHE_DIR,
@@ -26,7 +27,7 @@ from mpdob.learn import (
     save_bundle,
     train_models,
 )
-from mpdob.params import DEFAULT_PARAMS_PATH, ParameterError, load_params, parse_override
+from mpdob.params import ParameterError
 
 __all__ = ["register", "run", "main"]
 
@@ -49,20 +50,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="seed of the training run, >= 0 (default: 0)",
     )
-    parser.add_argument(
-        "--params",
-        default=None,
-        metavar="FILE",
-        # argparse expands % in help text, so a literal % in the path is doubled.
-        help=f"parameter file in TOML (default: {DEFAULT_PARAMS_PATH})".replace("%", "%%"),
-    )
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="override one parameter, in the unit of the parameter file (repeatable)",
-    )
+    add_params_options(parser)
     parser.add_argument(
         "--output",
         default=None,
@@ -151,8 +139,7 @@ def run(args: argparse.Namespace) -> int:
             if value < 1:
                 flag = "--" + option.replace("_", "-")
                 raise ParameterError(f"{flag} must be an integer >= 1, got {value}")
-        overrides = dict(parse_override(text) for text in args.set)
-        params = load_params(args.params, overrides)
+        params = params_from_args(args)
     except (ParameterError, FileNotFoundError) as error:
         print(f"{_PROG}: error: {error}", file=sys.stderr)
         return _EXIT_INVALID_INPUT
