@@ -1,9 +1,10 @@
 """Seeded scenario generator: edge servers, channel gains and services.
 
-A scenario is everything that is fixed at the start of a time slot: where
-the edge servers (ESs) stand, their channel gains to the base station at
-the plant's centre, and the services that arrived, each with its input
-size, its YOLO partition point (PDP) and its preferences. Decisions
+A scenario is everything that is fixed at the start of a time slot. It
+contains where the edge servers (ESs) stand and their channel gains to the
+base station at the plant's centre. It also contains the services that
+arrived, each with its input size, its YOLO partition point (PDP) and its
+preferences. Decisions
 (channels, segmentation rates, load balance) are not part of it.
 """
 

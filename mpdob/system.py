@@ -1,6 +1,6 @@
 """The system model: rate, latency, energy, overhead and QoS (eq. 8-16, 19).
 
-All functions work on every service at once. A :class:`Workload` holds the
+All functions work on every service at once. A :class:`Workload` contains the
 per-service quantities that the equations need for one slot; it is built
 from a :class:`~mpdob.scenario.Scenario` by :func:`make_workload` once the
 segmentation rates ``delta`` (and optionally a load-balance choice

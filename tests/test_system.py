@@ -67,7 +67,7 @@ def two_services(**changes) -> Workload:
 
 
 def test_interference_separate_channels():
-    # Each service is alone on its channel, so neither sees interference.
+    # Each service is alone on its channel, so neither has interference.
     assert interference(two_services(), [1, 2]) == pytest.approx([0.0, 0.0])
 
 

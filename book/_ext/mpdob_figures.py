@@ -160,9 +160,9 @@ def record_inputs(app: Sphinx, exception: Exception | None) -> None:
 def reread_when_inputs_changed(app: Sphinx, env, added, changed, removed) -> list[str]:
     """Mark every page outdated when :func:`refresh_page_cache` asked for it.
 
-    Sphinx re-reads only pages whose source file changed; a page whose code
-    cells are unchanged but whose results depend on changed code must be
-    read and executed again too.
+    Sphinx re-reads only pages whose source file changed. A page whose code
+    cells are unchanged can still depend on changed code or results, so it
+    must be read and executed again too.
     """
     if getattr(app, "mpdob_reread_all", False):
         return sorted(env.found_docs)
